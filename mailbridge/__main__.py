@@ -1,0 +1,5 @@
+"""``python -m mailbridge`` runs the command line."""
+
+from mailbridge.cli import main
+
+main()
