@@ -1,0 +1,171 @@
+"""Turning decisions into outbox mails: verdict replies, status notices, alerts.
+
+Everything the bridge says to an agency passes through here, so every answer has the
+SPEC section 6 headers, a Message-ID fixed at decision time, and goes to the outbox
+(never straight to SMTP).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from mailbridge.codes import Reason, Status
+from mailbridge.context import Bridge
+from mailbridge.register.models import DocumentRow, StatusEvent
+from mailbridge.register.repository import MailToSend
+from mailbridge.reply.compose import (
+    ReplyFacts,
+    compose_reply,
+    compose_security_alert,
+    make_message_id,
+)
+
+__all__ = ["classified_alert", "status_notice", "verdict_reply"]
+
+
+def _mail(
+    bridge: Bridge, msg: Any, *, kind: str, to: str, message_id: str, status: str | None
+) -> MailToSend:
+    return MailToSend(
+        message_id=message_id,
+        kind=kind,
+        mail_from=bridge.identity.from_address,
+        rcpt_to=(to,),
+        raw=bytes(msg),
+        status_code=status,
+    )
+
+
+def verdict_reply(
+    bridge: Bridge,
+    *,
+    to: str,
+    status: Status,
+    original_message_id: str | None,
+    original_subject: str,
+    received_at: datetime,
+    reason: Reason | None = None,
+    reason_detail: str = "",
+    rule: str | None = None,
+    document: DocumentRow | None = None,
+    document_json: dict[str, Any] | None = None,
+    duplicate: bool = False,
+    agency_code: str | None = None,
+    agency_name: str | None = None,
+) -> MailToSend:
+    """The one reply that answers a message's verdict."""
+    facts = ReplyFacts(
+        status=status,
+        to=to,
+        original_message_id=original_message_id,
+        original_subject=original_subject,
+        received_at=received_at,
+        reason=reason,
+        reason_detail=reason_detail,
+        rule=rule,
+        document_id=document.id if document else None,
+        incoming_number=document.incoming_number if document else None,
+        book=document.book if document else None,
+        year=document.year if document else None,
+        duplicate=duplicate,
+        agency_code=agency_code,
+        agency_name=agency_name,
+        document=document_json,
+    )
+    message_id = make_message_id(bridge.identity.domain)
+    msg = compose_reply(
+        facts,
+        identity=bridge.identity,
+        renderer=bridge.renderer,
+        message_id=message_id,
+        now=bridge.clock.now(),
+    )
+    return _mail(bridge, msg, kind="reply", to=to, message_id=message_id, status=status)
+
+
+def status_notice(
+    bridge: Bridge,
+    document: DocumentRow,
+    event: StatusEvent,
+    *,
+    document_json: dict[str, Any] | None = None,
+    reason: Reason | None = None,
+) -> Sequence[MailToSend]:
+    """The notice of a later status change, to the agency that sent the document."""
+    if not document.sender:
+        return ()
+    facts = ReplyFacts(
+        status=Status(event.status),
+        to=document.sender,
+        original_message_id=document.message_id,
+        original_subject=document.subject or "",
+        received_at=document.received_at,
+        reason=reason,
+        document_id=document.id,
+        incoming_number=document.incoming_number,
+        book=document.book,
+        year=document.year,
+        agency_code=document.agency_code,
+        agency_name=document.agency_name,
+        note=event.note,
+        actor=event.actor,
+        document=document_json,
+        notice=True,
+    )
+    message_id = make_message_id(bridge.identity.domain)
+    msg = compose_reply(
+        facts,
+        identity=bridge.identity,
+        renderer=bridge.renderer,
+        message_id=message_id,
+        now=bridge.clock.now(),
+    )
+    return (
+        _mail(
+            bridge,
+            msg,
+            kind="notice",
+            to=document.sender,
+            message_id=message_id,
+            status=event.status,
+        ),
+    )
+
+
+def classified_alert(
+    bridge: Bridge,
+    *,
+    sender: str | None,
+    envelope_sender: str | None,
+    original_message_id: str | None,
+    raw_sha256: str,
+    attachment_hashes: Sequence[tuple[str, str]],
+    level: str,
+    sources: Sequence[str],
+    received_at: datetime,
+) -> MailToSend | None:
+    """The security contact's alert: facts and hashes only."""
+    contact = bridge.settings.security_contact
+    if not contact:
+        return None
+    message_id = make_message_id(bridge.identity.domain)
+    msg = compose_security_alert(
+        to=contact,
+        identity=bridge.identity,
+        renderer=bridge.renderer,
+        message_id=message_id,
+        now=bridge.clock.now(),
+        sender=sender,
+        envelope_sender=envelope_sender,
+        original_message_id=original_message_id,
+        raw_sha256=raw_sha256,
+        attachment_hashes=attachment_hashes,
+        level=level,
+        sources=sources,
+        received_at=received_at,
+    )
+    return _mail(
+        bridge, msg, kind="alert", to=contact, message_id=message_id, status=None
+    )
