@@ -1,0 +1,73 @@
+"""``mailbridge serve`` and ``mailbridge check-config``."""
+
+from __future__ import annotations
+
+import asyncio
+
+import typer
+
+from mailbridge.cli.common import (
+    ConfigOption,
+    errors_to_exit,
+    open_bridge,
+    settings_from,
+)
+from mailbridge.config.loader import config_path
+from mailbridge.context import load_live_config, templates_dir
+from mailbridge.errors import ConfigError, ConfigIssue, MailbridgeError
+from mailbridge.log import setup_logging
+from mailbridge.reply.render import Renderer
+from mailbridge.service import Service
+from mailbridge.verify.pdf_trust import PdfTrust
+
+__all__ = ["check_config", "serve"]
+
+
+def serve(config: ConfigOption = None) -> None:
+    """Run the bridge: SMTP, workers and the outbox, until SIGTERM."""
+    setup_logging()
+    bridge = open_bridge(config)
+
+    async def main() -> int:
+        return await Service(bridge).run()
+
+    with errors_to_exit():
+        code = asyncio.run(main())
+    raise typer.Exit(code)
+
+
+def check_config(config: ConfigOption = None) -> None:
+    """Validate mailbridge.yaml, agencies, rules, templates and trust roots."""
+    path = config_path(config)
+    issues: list[ConfigIssue] = []
+    try:
+        settings = settings_from(config)
+    except typer.Exit:
+        raise
+    try:
+        load_live_config(settings)
+    except ConfigError as exc:
+        issues.extend(exc.issues)
+    folder = templates_dir(settings)
+    for problem in Renderer(folder).check():
+        issues.append(ConfigIssue(str(folder), None, "templates", problem))
+    base = settings.config_file.parent if settings.config_file else path.parent
+    try:
+        PdfTrust.from_config(
+            settings.trust.pdf_roots,
+            base_dir=base,
+            crl_dir=settings.trust.crl_dir,
+            source=str(path),
+        )
+    except ConfigError as exc:
+        issues.extend(exc.issues)
+    except MailbridgeError as exc:
+        issues.append(ConfigIssue(str(path), None, "trust.pdf_roots", str(exc)))
+    if issues:
+        for issue in issues:
+            typer.echo(str(issue), err=True)
+        typer.echo(
+            f"mailbridge: {len(issues)} problem(s) in the configuration", err=True
+        )
+        raise typer.Exit(1)
+    typer.echo(f"{path}: OK")
