@@ -132,10 +132,11 @@ class Service:
         )
         if self.on_ready is not None:
             self.on_ready(listening)
-        tasks = [
-            asyncio.create_task(worker.run(self.stop), name="worker"),
-            asyncio.create_task(outbox.run(self.stop), name="outbox"),
-        ]
+        tasks = [asyncio.create_task(outbox.run(self.stop), name="outbox")]
+        if settings.worker.paused:
+            log.warning("worker.paused: mail is accepted and spooled, not processed")
+        else:
+            tasks.append(asyncio.create_task(worker.run(self.stop), name="worker"))
         await self.stop.wait()
         handler.accepting = False
         done, pending = await asyncio.wait(tasks, timeout=DRAIN_SECONDS)

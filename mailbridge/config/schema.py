@@ -148,6 +148,9 @@ class WorkerConfig(_Strict):
     """(mailbridge) the spool worker."""
 
     concurrency: int = Field(default=1, ge=1)
+    #: accept and spool mail but do not process it (maintenance: a database or
+    #: trust-store change); restart with ``false`` and the spool is processed
+    paused: bool = False
     #: attempts before a message that crashes the pipeline is quarantined
     max_attempts: int = Field(default=3, ge=1)
     #: seconds before a message delayed by a temporary failure is tried again
