@@ -21,12 +21,13 @@ __all__ = [
 ]
 
 #: handling deadlines when neither a rule nor the document sets one (mailbridge's
-#: choice, documented in the README): urgent documents are handled at once
+#: choice, documented in the README; the shipped rules/10-khan-hoa-toc.yaml says the
+#: same): urgent documents are handled at once
 DEFAULT_DEADLINE_HOURS: dict[Urgency, float] = {
     Urgency.HOA_TOC_HEN_GIO: 2.0,
-    Urgency.HOA_TOC: 4.0,
-    Urgency.THUONG_KHAN: 8.0,
-    Urgency.KHAN: 24.0,
+    Urgency.HOA_TOC: 2.0,
+    Urgency.THUONG_KHAN: 4.0,
+    Urgency.KHAN: 8.0,
 }
 
 MORNING_ENDS = time(12, 0)

@@ -20,6 +20,7 @@ from mailbridge.clock import isoformat
 from mailbridge.context import Bridge
 from mailbridge.errors import VerificationUnavailable
 from mailbridge.ingest.files import iter_messages
+from mailbridge.ingest.priority import urgency_hint
 from mailbridge.log import setup_logging
 from mailbridge.pipeline import judge
 from mailbridge.register.db import migrate
@@ -44,6 +45,7 @@ async def _ingest(bridge: Bridge, paths: list[Path]) -> Counter[str]:
                 rcpt_tos=(),
                 received_at=isoformat(bridge.clock.now()) or "",
                 source=f"ingest:{Path(label).name}",
+                priority=urgency_hint(raw),
             )
             spool_id = bridge.spool.put(raw, envelope)
             spooled += 1

@@ -22,6 +22,7 @@ from aiosmtpd.smtp import Envelope as SmtpEnvelope
 from mailbridge.clock import Clock, isoformat
 from mailbridge.codes import SmtpReply
 from mailbridge.errors import SpoolError
+from mailbridge.ingest.priority import urgency_hint
 from mailbridge.spool import Envelope, Spool, new_spool_id
 
 __all__ = ["BridgeSMTP", "IngestHandler"]
@@ -124,6 +125,7 @@ class IngestHandler:
             source="smtp",
             peer=peer_text,
             helo=session.host_name or None,
+            priority=urgency_hint(raw),
         )
         try:
             await asyncio.to_thread(self.spool.put, received + raw, record, spool_id)
