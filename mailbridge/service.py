@@ -8,6 +8,7 @@ they validate, and keeps the old ones (logging why) when they do not.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import ssl
@@ -146,7 +147,8 @@ class Service:
             if task.exception() is not None:
                 log.error("task %s failed: %r", task.get_name(), task.exception())
         for server in self.servers:
-            await server.wait_closed()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(server.wait_closed(), timeout=5)
         bridge.engine.dispose()
         log.info(
             "mailbridge stopped; %d message(s) left in the spool", len(bridge.spool)

@@ -19,7 +19,7 @@ from mailbridge.cli.common import (
 from mailbridge.clock import isoformat
 from mailbridge.context import Bridge
 from mailbridge.errors import VerificationUnavailable
-from mailbridge.ingest.files import iter_messages
+from mailbridge.ingest.files import envelope_sender_of, iter_messages
 from mailbridge.ingest.priority import urgency_hint
 from mailbridge.log import setup_logging
 from mailbridge.pipeline import judge
@@ -41,7 +41,7 @@ async def _ingest(bridge: Bridge, paths: list[Path]) -> Counter[str]:
     for path in paths:
         for label, raw in iter_messages(path):
             envelope = Envelope(
-                mail_from=None,
+                mail_from=envelope_sender_of(raw),
                 rcpt_tos=(),
                 received_at=isoformat(bridge.clock.now()) or "",
                 source=f"ingest:{Path(label).name}",

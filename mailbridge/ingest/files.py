@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import mailbox
 from collections.abc import Iterator
+from email import policy
+from email.parser import BytesHeaderParser
+from email.utils import getaddresses
 from pathlib import Path
 
-__all__ = ["iter_messages"]
+__all__ = ["envelope_sender_of", "iter_messages"]
 
 
 def _is_maildir(path: Path) -> bool:
@@ -44,3 +47,19 @@ def iter_messages(path: Path) -> Iterator[tuple[str, bytes]]:
             yield f"{path}#{index + 1}", box_m.get_bytes(key)
         return
     yield str(path), path.read_bytes()
+
+
+def envelope_sender_of(raw: bytes) -> str | None:
+    """The envelope sender of a stored message: its ``Return-Path``, else its From.
+
+    ``Return-Path: <>`` (a bounce) gives None, so no reply goes to it.
+    """
+    headers = BytesHeaderParser(policy=policy.default).parsebytes(raw)
+    return_path = headers.get("Return-Path")
+    if return_path is not None:
+        value = str(return_path).strip().strip("<>").strip()
+        return value or None
+    for _name, address in getaddresses([str(headers.get("From", "") or "")]):
+        if "@" in address:
+            return address
+    return None

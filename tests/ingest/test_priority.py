@@ -36,7 +36,9 @@ def test_spool_claims_flash_documents_first(tmp_path) -> None:
     ids = []
     for subject in ("Công văn thường", "HỎA TỐC - điều động", "Công văn thứ ba"):
         raw = to_bytes(document_mail(subject=subject))
-        envelope = Envelope(None, (), "2026-12-01T09:00:00+07:00", priority=urgency_hint(raw))
+        envelope = Envelope(
+            None, (), "2026-12-01T09:00:00+07:00", priority=urgency_hint(raw)
+        )
         ids.append(spool.put(raw, envelope))
     order = []
     while (item := spool.claim()) is not None:
