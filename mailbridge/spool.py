@@ -236,6 +236,7 @@ class Spool:
         for leftover in self.tmp.iterdir():
             with contextlib.suppress(OSError):
                 leftover.unlink()
+        self._reunite()
         recovered = 0
         for eml in sorted(self.work.glob("*.eml")):
             try:
@@ -257,6 +258,28 @@ class Spool:
             _fsync_dir(self.new)
             log.warning("recovered %d message(s) claimed before a restart", recovered)
         return recovered
+
+    def _reunite(self) -> None:
+        """Finish a move that a crash cut between its two renames (sidecar goes first).
+
+        A sidecar in ``work/`` whose ``.eml`` is still in ``new/`` is an interrupted
+        claim: the sidecar goes back. A ``.eml`` in ``work/`` whose sidecar already
+        reached ``new/`` or ``bad/`` (delay, recover, quarantine) follows its sidecar.
+        """
+        for sidecar in sorted(self.work.glob("*.json")):
+            eml_name = f"{sidecar.stem}.eml"
+            if not (self.work / eml_name).exists() and (self.new / eml_name).exists():
+                os.replace(sidecar, self.new / sidecar.name)
+        for eml in sorted(self.work.glob("*.eml")):
+            if self._sidecar(eml).exists():
+                continue
+            for folder in (self.new, self.bad):
+                if (folder / f"{eml.stem}.json").exists():
+                    os.replace(eml, folder / eml.name)
+                    log.warning("spool_id=%s move finished after a restart", eml.stem)
+                    break
+        for folder in (self.new, self.bad):
+            _fsync_dir(folder)
 
     def quarantined(self) -> Iterator[tuple[str, Envelope]]:
         for eml in sorted(self.bad.glob("*.eml")):

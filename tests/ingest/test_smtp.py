@@ -82,10 +82,13 @@ def free_port() -> int:
 
 @dataclass
 class Front:
-    """A running front door: where it listens and the spool it writes to."""
+    """A running front door: where it listens, its handler, and what it stored."""
 
     port: int
     spool: Spool
+    handler: IngestHandler
+    #: spool ids passed to the handler's ``on_spooled`` hook, in order
+    notified: list[str]
 
 
 def start_front(
@@ -96,12 +99,14 @@ def start_front(
 ) -> tuple[BridgeController, Front]:
     """Start the bridge's SMTP listener on loopback over a spool in ``tmp_path``."""
     spool = Spool(tmp_path / "spool")
+    notified: list[str] = []
     handler = IngestHandler(
         spool,
         addresses=frozenset({ADDRESS}),
         domains=frozenset({HOSTNAME}),
         hostname=HOSTNAME,
         clock=FixedClock(NOW),
+        on_spooled=notified.append,
     )
     factory = make_smtp_factory(
         handler,
@@ -112,7 +117,7 @@ def start_front(
     )
     controller = BridgeController(factory, free_port())
     controller.start()
-    return controller, Front(controller.port, spool)
+    return controller, Front(controller.port, spool, handler, notified)
 
 
 @pytest.fixture
@@ -180,6 +185,7 @@ def test_accepted_mail_is_spooled_with_exact_bytes(front: Front) -> None:
         (250, f"2.0.0 OK: queued as {spool_id}".encode()),
     ]
     assert expected == [mail, rcpt, (code, reply)]
+    assert [spool_id] == front.notified
     assert [(received_line(spool_id) + RAW, sidecar(spool_id))] == spooled(front.spool)
 
 
@@ -193,6 +199,17 @@ def test_null_sender_is_accepted_and_recorded_as_none(front: Front) -> None:
     [(_raw, envelope)] = spooled(front.spool)
     expected = (250, None)
     assert expected == (code, envelope["mail_from"])
+
+
+def test_shutting_down_bridge_answers_421_4_3_2(front: Front) -> None:
+    """While serve stops, a new MAIL FROM is told to come back later; nothing stored."""
+    front.handler.accepting = False
+
+    with client(front) as conn:
+        reply = conn.mail(SENDER)
+
+    expected = ((421, b"4.3.2 Service shutting down: try again later"), NOTHING_SPOOLED)
+    assert expected == (reply, front.spool.pending())
 
 
 def test_unknown_local_recipient_is_refused_550_5_1_1(front: Front) -> None:
