@@ -3,16 +3,27 @@
 Everything the bridge says to an agency passes through here, so every answer has the
 SPEC section 6 headers, a Message-ID fixed at decision time, and goes to the outbox
 (never straight to SMTP).
+
+When ``outbound.pgp_home`` and ``outbound.pgp_key`` are set, every answer is
+PGP/MIME-signed (RFC 3156) with that key before it is queued; the DKIM signature is
+added later, at send time, on top. A signature gpg cannot make now raises
+:class:`~mailbridge.errors.VerificationUnavailable` inside the register transaction,
+so nothing is recorded: the worker tries the message again later and a status
+change fails with that error. An answer is never sent unsigned instead.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime
+from email import policy
+from email.message import EmailMessage
 from typing import Any
 
 from mailbridge.codes import Reason, Status
 from mailbridge.context import Bridge
+from mailbridge.errors import VerificationUnavailable
 from mailbridge.register.models import DocumentRow, StatusEvent
 from mailbridge.register.repository import MailToSend
 from mailbridge.reply.compose import (
@@ -21,19 +32,54 @@ from mailbridge.reply.compose import (
     compose_security_alert,
     make_message_id,
 )
+from mailbridge.verify.pgp import sign_pgp_mime
 
-__all__ = ["classified_alert", "status_notice", "verdict_reply"]
+__all__ = ["classified_alert", "pgp_signed_bytes", "status_notice", "verdict_reply"]
+
+log = logging.getLogger("mailbridge.outbound")
+
+
+def pgp_signed_bytes(bridge: Bridge, msg: EmailMessage) -> bytes | None:
+    """``msg`` PGP/MIME-signed with the bridge's key, or None when none is configured.
+
+    Serialised with CRLF line ends, exactly as it was signed.
+    """
+    out = bridge.settings.outbound
+    if out.pgp_home is None or not out.pgp_key:
+        return None
+    try:
+        signed = sign_pgp_mime(
+            msg,
+            gnupg_home=out.pgp_home,
+            key=out.pgp_key,
+            passphrase=out.pgp_passphrase,
+        )
+    except (OSError, ValueError) as exc:
+        log.error(
+            "cannot PGP-sign %s with key %s: %s", msg["Message-ID"], out.pgp_key, exc
+        )
+        raise VerificationUnavailable(
+            f"cannot PGP-sign the answer with key {out.pgp_key}: {exc}"
+        ) from exc
+    return signed.as_bytes(policy=policy.SMTP)
 
 
 def _mail(
-    bridge: Bridge, msg: Any, *, kind: str, to: str, message_id: str, status: str | None
+    bridge: Bridge,
+    msg: EmailMessage,
+    *,
+    kind: str,
+    to: str,
+    message_id: str,
+    status: str | None,
 ) -> MailToSend:
+    signed = pgp_signed_bytes(bridge, msg)
     return MailToSend(
         message_id=message_id,
         kind=kind,
         mail_from=bridge.identity.from_address,
         rcpt_to=(to,),
-        raw=bytes(msg),
+        raw=bytes(msg) if signed is None else signed,
         status_code=status,
     )
 

@@ -184,7 +184,14 @@ class Spool:
                 os.replace(self._sidecar(src), self._sidecar(dst))
             except FileNotFoundError:
                 continue  # another worker won the race
-            os.replace(src, dst)
+            try:
+                os.replace(src, dst)
+            except FileNotFoundError:
+                # the pair moved meanwhile (a delay or recover in another process):
+                # give the sidecar back and leave the message to whoever has it
+                with contextlib.suppress(FileNotFoundError):
+                    os.replace(self._sidecar(dst), self._sidecar(src))
+                continue
             return SpoolItem(spool_id, envelope, dst)
         return None
 

@@ -443,6 +443,16 @@ def _checks(data: dict[Any, Any]) -> list[tuple[KeyPath, str]]:
                     f"unknown time zone {zone!r} (Vietnam: Asia/Ho_Chi_Minh)",
                 )
             )
+    if (
+        _get(data, ("smtp", "require_tls")) is True
+        and _get(data, ("smtp", "tls")) is None
+    ):
+        found.append(
+            (
+                ("smtp", "require_tls"),
+                "require_tls needs smtp.tls (cert_file, key_file) to offer STARTTLS",
+            )
+        )
     files: list[KeyPath] = [
         ("outbound", "dkim", "private_key_file"),
         ("agencies_file",),

@@ -110,6 +110,9 @@ class DnsConfig(_Strict):
     #: (mailbridge) seconds per DNS query and number of tries before "temporary"
     timeout_seconds: float = Field(default=5.0, gt=0)
     attempts: int = Field(default=3, ge=1)
+    #: (mailbridge) name servers for ``mode: system``, "HOST" or "HOST:PORT" (HOST an
+    #: IP address, IPv6 as "[::1]:53"); empty: the machine's resolver
+    nameservers: list[str] = Field(default_factory=list)
 
 
 class PolicyConfig(_Strict):

@@ -133,7 +133,12 @@ class IngestHandler:
             log.exception("spool_id=%s could not be stored", spool_id)
             return SmtpReply.CANNOT_STORE.value
         if self.on_spooled is not None:
-            self.on_spooled(spool_id)
+            try:
+                self.on_spooled(spool_id)
+            except Exception:  # the message is stored: the 250 stands whatever happens
+                log.exception(
+                    "spool_id=%s stored, but waking the worker failed", spool_id
+                )
         return SmtpReply.OK.format(spool_id=spool_id)
 
 

@@ -515,3 +515,13 @@ def test_tls_files_must_exist_and_paths_must_not_be_empty(tmp_path: Path) -> Non
         ),
     ]
     assert expected == [(i.line, i.key, i.message) for i in issues_of(path)]
+
+
+def test_require_tls_without_a_certificate_is_an_error(tmp_path: Path) -> None:
+    """require_tls with no smtp.tls cannot offer STARTTLS: named with its line."""
+    path = make_config(tmp_path, MINIMAL + "smtp:\n  require_tls: true\n")
+    expected = [
+        f"{path}:{line_with(path, 'require_tls')}: smtp.require_tls: "
+        "require_tls needs smtp.tls (cert_file, key_file) to offer STARTTLS"
+    ]
+    assert expected == [str(i) for i in issues_of(path)]
