@@ -34,6 +34,7 @@ from pydantic import BaseModel, ValidationError
 
 from mailbridge.config.schema import Settings
 from mailbridge.errors import ConfigError, ConfigIssue
+from mailbridge.verify.dns import parse_nameserver
 
 __all__ = [
     "CONFIG_ENV",
@@ -443,6 +444,12 @@ def _checks(data: dict[Any, Any]) -> list[tuple[KeyPath, str]]:
                     f"unknown time zone {zone!r} (Vietnam: Asia/Ho_Chi_Minh)",
                 )
             )
+    for loc in _items(data, ("dns", "nameservers")):
+        if isinstance(value := _get(data, loc), str):
+            try:
+                parse_nameserver(value)
+            except ValueError as exc:
+                found.append((loc, str(exc)))
     if (
         _get(data, ("smtp", "require_tls")) is True
         and _get(data, ("smtp", "tls")) is None
