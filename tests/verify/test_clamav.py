@@ -3,88 +3,35 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import io
-import os
-import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from reportlab.pdfgen import canvas
 
 from mailbridge.errors import VerificationUnavailable
+from mailbridge.sample.clamd import (
+    EICAR,
+    SIGNATURE,
+    STREAM_MAX,
+    Clamd,
+    ClamdNotInstalled,
+)
+from mailbridge.sample.clamd import start_clamd as _start_clamd
 from mailbridge.verify.clamav import ClamdScanner, ScanResult
 
 pytestmark = [pytest.mark.clamav, pytest.mark.slow]
 
-EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
-SIGNATURE = "Mailbridge.Test.EICAR"
-CLAMD = shutil.which("clamd") or shutil.which(
-    "clamd", path=os.pathsep.join(["/usr/sbin", "/usr/local/sbin"])
-)
-STREAM_MAX = 1024 * 1024
-
-
-@dataclass
-class Clamd:
-    """A clamd started for the tests: its process and its two addresses."""
-
-    process: subprocess.Popen[bytes]
-    unix: str
-    tcp: str
-
-    def stop(self) -> None:
-        """Stop clamd and wait for it, bounded."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
 
 def start_clamd(folder: Path) -> Clamd:
-    """Start clamd in the foreground on a socket in ``folder``, with one signature."""
-    if CLAMD is None:
+    """Start clamd with the local EICAR signature; skip when it is not installed."""
+    try:
+        return _start_clamd(folder)
+    except ClamdNotInstalled:
         pytest.skip("clamd is not installed")
-    database = folder / "db"
-    database.mkdir()
-    md5 = hashlib.md5(EICAR).hexdigest()
-    (database / "mailbridge.hdb").write_text(f"{md5}:{len(EICAR)}:{SIGNATURE}\n")
-    sock = folder / "clamd.sock"
-    port = free_port()
-    config = folder / "clamd.conf"
-    config.write_text(
-        f"LocalSocket {sock}\nTCPSocket {port}\nTCPAddr 127.0.0.1\n"
-        f"Foreground yes\nDatabaseDirectory {database}\nLogFile {folder / 'clamd.log'}\n"
-        f"PidFile {folder / 'clamd.pid'}\nStreamMaxLength {STREAM_MAX}\n"
-    )
-    log = (folder / "clamd.out").open("wb")
-    process = subprocess.Popen(
-        [CLAMD, "-c", str(config)], stdout=log, stderr=subprocess.STDOUT
-    )
-    log.close()
-    clamd = Clamd(process, f"unix:{sock}", f"127.0.0.1:{port}")
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        if sock.exists() and asyncio.run(ClamdScanner(clamd.unix, timeout=2).ping()):
-            return clamd
-        time.sleep(0.2)
-    clamd.stop()
-    pytest.fail("clamd did not start:\n" + (folder / "clamd.out").read_text())
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="module")
