@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -194,6 +195,8 @@ def record_judgement(
         if facts.dkim
         else None
     )
+    if classified and msg is not None:
+        verdict = _redacted(verdict, [a.filename for a in msg.attachments])
     message_verdict = verdict.message_verdict
     if verdict.action == "return" and not allowed:
         message_verdict = MessageVerdict.IGNORED
@@ -251,7 +254,12 @@ def record_judgement(
                 if msg
                 else [],
                 level=str(facts.classification.level or ""),
-                sources=[f.source for f in facts.classification.findings],
+                sources=[
+                    _redact(
+                        f.source, [a.filename for a in msg.attachments] if msg else []
+                    )
+                    for f in facts.classification.findings
+                ],
                 received_at=received_at,
             )
         else:
@@ -319,6 +327,22 @@ def _reply(
     )
 
 
+def _redact(text: str, names: Sequence[str]) -> str:
+    """``text`` with every attachment name replaced by its position.
+
+    A classified message keeps no name: a file name can carry the title or the mark.
+    """
+    for index, name in sorted(enumerate(names), key=lambda p: -len(p[1])):
+        if name:
+            text = text.replace(name, f"attachment-{index + 1}")
+    return text
+
+
+def _redacted(verdict: Verdict, names: Sequence[str]) -> Verdict:
+    trace = tuple(replace(e, detail=_redact(e.detail, names)) for e in verdict.trace)
+    return replace(verdict, detail=_redact(verdict.detail, names), trace=trace)
+
+
 def facts_hash(facts: Facts, envelope: Envelope) -> str:
     from mailbridge.message import sha256_hex
 
@@ -331,6 +355,7 @@ def _message_facts(
     facts: Facts, *, classified: bool, reply: tuple[bool, str]
 ) -> dict[str, Any]:
     msg = facts.msg
+    names = [a.filename for a in msg.attachments] if msg else []
     data: dict[str, Any] = {
         "reply_allowed": reply[0],
         "reply_guard": reply[1],
@@ -351,7 +376,10 @@ def _message_facts(
     if facts.classification is not None:
         data["classification"] = {
             "level": facts.classification.level,
-            "sources": [f.source for f in facts.classification.findings],
+            "sources": [
+                _redact(f.source, names) if classified else f.source
+                for f in facts.classification.findings
+            ],
             "unreadable": list(facts.classification.unreadable),
         }
     if not classified:

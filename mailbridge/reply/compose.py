@@ -12,23 +12,15 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from email.charset import Charset
-from email.header import Header
 from email.headerregistry import (
     Address,
-    BaseHeader,
-    HeaderRegistry,
-    UniqueAddressHeader,
-    UniqueUnstructuredHeader,
 )
 from email.message import EmailMessage
-from email.policy import Policy
-from email.utils import formataddr, parseaddr
+from email.utils import parseaddr
 from typing import Any
 
 from mailbridge.clock import VN_TZ, isoformat
@@ -42,6 +34,7 @@ from mailbridge.codes import (
     Status,
     Urgency,
 )
+from mailbridge.mailheaders import safe_header
 from mailbridge.message import nfc, normalise_message_id
 from mailbridge.reply.render import VERDICT_STATUSES, Renderer
 
@@ -264,61 +257,6 @@ def template_context(
     }
 
 
-def _encode_words(text: str, name: str, policy: Policy) -> str:
-    """``text`` as RFC 2047 encoded words, folded, with every space kept."""
-    maxlen = policy.max_line_length or 0
-    header = Header(text, "utf-8", header_name=name)
-    return header.encode(linesep=policy.linesep, maxlinelen=maxlen)
-
-
-class _Rfc2047Subject(UniqueUnstructuredHeader, BaseHeader):  # type: ignore[misc]  # typeshed's mixin/BaseHeader attribute types clash; HeaderRegistry combines them the same way
-    """An unstructured header that folds non-ASCII text with the legacy encoder.
-
-    The ``policy.default`` folder of Python 3.11 drops or adds spaces between
-    encoded words (a Vietnamese subject came back as "thư códấu"); the legacy
-    :class:`email.header.Header` encoder keeps them.
-    """
-
-    def fold(self, *, policy: Policy) -> str:
-        if str(self).isascii():
-            return super().fold(policy=policy)
-        words = _encode_words(str(self), self.name, policy)
-        return f"{self.name}: {words}{policy.linesep}"
-
-
-class _Rfc2047Address(UniqueAddressHeader, BaseHeader):  # type: ignore[misc]  # as for _Rfc2047Subject
-    """A single-address header whose non-ASCII display name is one encoded word.
-
-    One word, because readers disagree on the space between adjacent encoded words
-    in a display name (Python 3.11 adds one, RFC 2047 says none).
-    """
-
-    def fold(self, *, policy: Policy) -> str:
-        if not all(a.addr_spec.isascii() for a in self.addresses):
-            return super().fold(policy=policy)  # not an address this class can fix
-        maxlen = policy.max_line_length or sys.maxsize
-        rendered = []
-        for address in self.addresses:
-            name, spec = address.display_name, address.addr_spec
-            if not name or name.isascii():
-                rendered.append(formataddr((name, spec)))
-                continue
-            word = Charset("utf-8").header_encode(name)
-            gap = (
-                " "
-                if len(f"{self.name}: {word} <{spec}>,") <= maxlen
-                else policy.linesep + " "
-            )
-            rendered.append(f"{word}{gap}<{spec}>")
-        return f"{self.name}: {', '.join(rendered)}{policy.linesep}"
-
-
-_HEADERS = HeaderRegistry()
-_HEADERS.map_to_type("subject", _Rfc2047Subject)
-_HEADERS.map_to_type("from", _Rfc2047Address)
-_HEADERS.map_to_type("to", _Rfc2047Address)
-
-
 def _tidy(text: str) -> str:
     """Trailing spaces off, at most one blank line in a row, one final newline."""
     lines = [line.rstrip() for line in text.strip("\n").splitlines()]
@@ -334,9 +272,9 @@ def _base(
 ) -> EmailMessage:
     msg = EmailMessage()
     sender = Address(display_name=identity.name, addr_spec=identity.from_address)
-    msg["From"] = _HEADERS("From", sender)
-    msg["To"] = _HEADERS("To", to)
-    msg["Subject"] = _HEADERS("Subject", _one_line(subject))
+    msg["From"] = safe_header("From", sender)
+    msg["To"] = safe_header("To", to)
+    msg["Subject"] = safe_header("Subject", _one_line(subject))
     msg["Date"] = _aware(now, "now").astimezone(VN_TZ)
     msg["Message-ID"] = _bracketed(message_id)
     return msg

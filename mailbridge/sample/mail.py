@@ -21,6 +21,7 @@ from pathlib import Path
 import gnupg
 
 from mailbridge.clock import VN_TZ
+from mailbridge.mailheaders import safe_header
 from mailbridge.outbound.dkim_sign import DkimSigner
 from mailbridge.verify.pgp import sign_pgp_mime
 
@@ -91,7 +92,7 @@ def document_mail(
     msg = EmailMessage(policy=policy.SMTP)
     msg["From"] = sender
     msg["To"] = recipient
-    msg["Subject"] = subject
+    msg["Subject"] = safe_header("Subject", subject)
     msg["Date"] = format_datetime(date or datetime.now(VN_TZ))
     domain = sender.rsplit("@", 1)[-1]
     msg["Message-ID"] = message_id or make_msgid(domain=domain)

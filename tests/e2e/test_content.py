@@ -322,6 +322,7 @@ def test_classified_is_returned_alerted_and_leaves_no_trace(
         SECRET_PHRASE,
         SECRET_SPEC.number_symbol,
         SECRET_SPEC.abstract,
+        "931-CV-VPTU.pdf",
     )
     for reply in returned:
         seen = everything_in(reply)
@@ -358,6 +359,7 @@ def test_classified_is_returned_alerted_and_leaves_no_trace(
         *pdf_probes(secret_pdf, raw, common=signed_pdf),
         *text_probes(secret_pdf, SECRET_PHRASE),
         "Kế hoạch bảo đảm an ninh".encode(),
+        b"931-CV-VPTU.pdf",  # a file name can carry the title or the mark
     ]
     control = [signed_pdf, CONTROL_SUBJECT.encode()]
     for moment in ("while serving", "after stopping"):
