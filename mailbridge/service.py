@@ -29,7 +29,7 @@ __all__ = ["Service", "outbox_sender"]
 log = logging.getLogger("mailbridge.service")
 
 #: seconds the worker and the outbox get to finish after SIGTERM
-DRAIN_SECONDS = 15.0
+DRAIN_SECONDS = 10.0
 
 
 def outbox_sender(bridge: Bridge) -> OutboxSender:

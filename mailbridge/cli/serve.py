@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import typer
 
@@ -28,11 +32,22 @@ def serve(config: ConfigOption = None) -> None:
     setup_logging()
     bridge = open_bridge(config)
 
-    async def main() -> int:
-        return await Service(bridge).run()
-
-    with errors_to_exit():
-        code = asyncio.run(main())
+    loop = asyncio.new_event_loop()
+    executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="mailbridge")
+    loop.set_default_executor(executor)
+    try:
+        with errors_to_exit():
+            code = loop.run_until_complete(Service(bridge).run())
+    finally:
+        executor.shutdown(wait=False, cancel_futures=True)
+        loop.close()
+    if any(
+        t.name.startswith("mailbridge") and t.is_alive() for t in threading.enumerate()
+    ):
+        # a thread still runs a check (OCR, PDF validation) of a message that stays
+        # claimed and is recovered at the next start: do not wait for it
+        logging.shutdown()
+        os._exit(code)
     raise typer.Exit(code)
 
 

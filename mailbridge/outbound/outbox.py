@@ -139,6 +139,23 @@ class OutboxSender:
     async def run_once(self) -> int:
         """Send what is due now; return how many were sent."""
         claimed = await asyncio.to_thread(self._claim)
+        try:
+            return await self._send_all(claimed)
+        except asyncio.CancelledError:
+            # stopping: give back the leases of what was not finished, so a restart
+            # sends it at once (the mail in flight may go twice, same Message-ID)
+            self._release([item.id for item in claimed])
+            raise
+
+    def _release(self, ids: list[int]) -> None:
+        with transaction(self.engine) as session:
+            for row_id in ids:
+                row = session.get(OutboxRow, row_id)
+                if row is not None and row.status == "pending":
+                    row.claimed_until = None
+                    session.add(row)
+
+    async def _send_all(self, claimed: list[_Claimed]) -> int:
         sent = 0
         for item in claimed:
             raw = self.sign(item.raw) if self.sign else item.raw
