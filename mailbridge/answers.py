@@ -84,6 +84,26 @@ def _mail(
     )
 
 
+def _reply_mail(bridge: Bridge, facts: ReplyFacts, *, kind: str) -> MailToSend:
+    """Compose ``facts`` with a Message-ID fixed now and wrap it for the outbox."""
+    message_id = make_message_id(bridge.identity.domain)
+    msg = compose_reply(
+        facts,
+        identity=bridge.identity,
+        renderer=bridge.renderer,
+        message_id=message_id,
+        now=bridge.clock.now(),
+    )
+    return _mail(
+        bridge,
+        msg,
+        kind=kind,
+        to=facts.to,
+        message_id=message_id,
+        status=facts.status.value,
+    )
+
+
 def verdict_reply(
     bridge: Bridge,
     *,
@@ -120,15 +140,7 @@ def verdict_reply(
         agency_name=agency_name,
         document=document_json,
     )
-    message_id = make_message_id(bridge.identity.domain)
-    msg = compose_reply(
-        facts,
-        identity=bridge.identity,
-        renderer=bridge.renderer,
-        message_id=message_id,
-        now=bridge.clock.now(),
-    )
-    return _mail(bridge, msg, kind="reply", to=to, message_id=message_id, status=status)
+    return _reply_mail(bridge, facts, kind="reply")
 
 
 def status_notice(
@@ -160,24 +172,7 @@ def status_notice(
         document=document_json,
         notice=True,
     )
-    message_id = make_message_id(bridge.identity.domain)
-    msg = compose_reply(
-        facts,
-        identity=bridge.identity,
-        renderer=bridge.renderer,
-        message_id=message_id,
-        now=bridge.clock.now(),
-    )
-    return (
-        _mail(
-            bridge,
-            msg,
-            kind="notice",
-            to=document.sender,
-            message_id=message_id,
-            status=event.status,
-        ),
-    )
+    return (_reply_mail(bridge, facts, kind="notice"),)
 
 
 def classified_alert(

@@ -29,8 +29,9 @@ from mailbridge.clock import VN_TZ
 from mailbridge.sample.capture import CapturedMail, CaptureSmarthost
 from mailbridge.sample.document import DocumentSpec, render_pdf
 from mailbridge.sample.mail import document_mail, to_bytes
+from mailbridge.sample.pki import TestPki
 from mailbridge.sample.sandbox import Sandbox, make_sandbox
-from mailbridge.sample.sign import sign_pdf
+from mailbridge.sample.sign import sign_twice
 
 __all__ = ["DemoResult", "run_demo", "signed_sample_pdf", "wait_for_port"]
 
@@ -65,23 +66,10 @@ def wait_for_port(
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout:.0f} s")
 
 
-def signed_sample_pdf(sandbox: Sandbox, spec: DocumentSpec | None = None) -> bytes:
-    """A sample document with a personal and an organisation signature."""
-    pdf = render_pdf(spec or DocumentSpec(date=datetime.now(VN_TZ).date()))
-    pki = sandbox.pki
-    pdf = sign_pdf(
-        pdf,
-        cert_pem=pki.person.cert_path,
-        key_pem=pki.person.key_path,
-        chain=pki.person.chain,
-        field_name="ChuKyCaNhan",
-    )
-    return sign_pdf(
-        pdf,
-        cert_pem=pki.organisation.cert_path,
-        key_pem=pki.organisation.key_path,
-        chain=pki.organisation.chain,
-        field_name="ChuKyToChuc",
+def signed_sample_pdf(pki: TestPki, spec: DocumentSpec | None = None) -> bytes:
+    """A sample công văn dated today with a personal and an organisation signature."""
+    return sign_twice(
+        render_pdf(spec or DocumentSpec(date=datetime.now(VN_TZ).date())), pki
     )
 
 
@@ -145,7 +133,7 @@ def run_demo(
             )
             wait_for_port(sandbox.smtp_port, proc=proc)
             say(f"3. mailbridge serve listening on 127.0.0.1:{sandbox.smtp_port}")
-            raw = _sample_mail(sandbox, signed_sample_pdf(sandbox))
+            raw = _sample_mail(sandbox, signed_sample_pdf(sandbox.pki))
             with smtplib.SMTP("127.0.0.1", sandbox.smtp_port, timeout=30) as client:
                 client.sendmail(sandbox.agency_address, [sandbox.bridge_address], raw)
             say("4. sent a signed công văn (917-CV/VPTU), DKIM-signed, over SMTP")

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers
@@ -25,7 +25,17 @@ from reportlab.pdfgen import canvas
 
 from mailbridge.clock import VN_TZ
 
-__all__ = ["SubFilter", "async_sign_pdf", "find_font", "make_plain_pdf", "sign_pdf"]
+if TYPE_CHECKING:
+    from mailbridge.sample.pki import TestPki
+
+__all__ = [
+    "SubFilter",
+    "async_sign_pdf",
+    "find_font",
+    "make_plain_pdf",
+    "sign_pdf",
+    "sign_twice",
+]
 
 SubFilter = Literal["ETSI.CAdES.detached", "adbe.pkcs7.detached"]
 
@@ -189,4 +199,22 @@ def sign_pdf(
             embed_chain=embed_chain,
             quirk_local_time_as_utc=quirk_local_time_as_utc,
         )
+    )
+
+
+def sign_twice(pdf: bytes, pki: TestPki) -> bytes:
+    """``pdf`` with the person's and then the organisation's signature (test CA)."""
+    signed = sign_pdf(
+        pdf,
+        cert_pem=pki.person.cert_path,
+        key_pem=pki.person.key_path,
+        chain=pki.person.chain,
+        field_name="ChuKyCaNhan",
+    )
+    return sign_pdf(
+        signed,
+        cert_pem=pki.organisation.cert_path,
+        key_pem=pki.organisation.key_path,
+        chain=pki.organisation.chain,
+        field_name="ChuKyToChuc",
     )

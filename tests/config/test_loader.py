@@ -530,7 +530,11 @@ def test_require_tls_without_a_certificate_is_an_error(tmp_path: Path) -> None:
 def test_bad_nameserver_is_named_with_its_line(tmp_path: Path) -> None:
     """dns.nameservers entries must be IP or IP:PORT; check-config says which line."""
     path = make_config(
-        tmp_path, MINIMAL + 'dns:\n  nameservers: ["127.0.0.1:5353", "dns.example.vn"]\n'
+        tmp_path,
+        MINIMAL + 'dns:\n  nameservers: ["127.0.0.1:5353", "dns.example.vn"]\n',
     )
     [issue] = issues_of(path)
-    assert (line_with(path, "nameservers"), "dns.nameservers[1]") == (issue.line, issue.key)
+    assert (line_with(path, "nameservers"), "dns.nameservers[1]") == (
+        issue.line,
+        issue.key,
+    )

@@ -55,15 +55,9 @@ def sandbox(tmp_path: Path, e2e_pki: TestPki, rules_dir: Path) -> Sandbox:
 
 
 @pytest.fixture(scope="session")
-def signed_pdf(tmp_path_factory: pytest.TempPathFactory, e2e_pki: TestPki) -> bytes:
+def signed_pdf(e2e_pki: TestPki) -> bytes:
     """A Party công văn signed by a person and by the organisation (test CA)."""
-    box = make_sandbox(
-        tmp_path_factory.mktemp("pdf"),
-        templates_dir=REPO / "templates",
-        rules_dir=REPO / "rules",
-        pki=e2e_pki,
-    )
-    return signed_sample_pdf(box)
+    return signed_sample_pdf(e2e_pki)
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ from mailbridge.sample.document import DocumentSpec, render_pdf, render_scanned_
 from mailbridge.sample.mail import document_mail, to_bytes
 from mailbridge.sample.pki import TestPki
 from mailbridge.sample.sandbox import Sandbox
-from mailbridge.sample.sign import sign_pdf
+from mailbridge.sample.sign import sign_twice
 
 from .conftest import (
     RunningBridge,
@@ -81,27 +81,9 @@ RULE_NAMES = ["tra-lai-quang-cao", "dai-hoi-ve-ban-to-chuc", "giu-lai-de-kiem-tr
 # -- builders ---------------------------------------------------------------------
 
 
-def sign_twice(pki: TestPki, pdf: bytes) -> bytes:
-    """``pdf`` with a personal and an organisation signature (test CA)."""
-    signed = sign_pdf(
-        pdf,
-        cert_pem=pki.person.cert_path,
-        key_pem=pki.person.key_path,
-        chain=pki.person.chain,
-        field_name="ChuKyCaNhan",
-    )
-    return sign_pdf(
-        signed,
-        cert_pem=pki.organisation.cert_path,
-        key_pem=pki.organisation.key_path,
-        chain=pki.organisation.chain,
-        field_name="ChuKyToChuc",
-    )
-
-
 def signed_spec(pki: TestPki, number_symbol: str) -> bytes:
     """A clean, signed công văn with its own number (so its bytes are its own)."""
-    return sign_twice(pki, render_pdf(DocumentSpec(number_symbol=number_symbol)))
+    return sign_twice(render_pdf(DocumentSpec(number_symbol=number_symbol)), pki)
 
 
 def mail(
@@ -248,7 +230,7 @@ def files_holding(root: Path, probes: list[bytes]) -> list[tuple[str, int]]:
 @pytest.fixture(scope="module")
 def secret_pdf(e2e_pki: TestPki) -> bytes:
     """A signed công văn stamped MẬT."""
-    return sign_twice(e2e_pki, render_pdf(SECRET_SPEC))
+    return sign_twice(render_pdf(SECRET_SPEC), e2e_pki)
 
 
 @pytest.fixture(scope="module")
@@ -256,10 +238,10 @@ def scanned_pdfs(e2e_pki: TestPki) -> tuple[bytes, bytes]:
     """Two signed scans with no text layer and no stamp (corpus: uncertain)."""
     return (
         sign_twice(
-            e2e_pki, render_scanned_pdf(DocumentSpec(number_symbol="911-CV/VPTU"))
+            render_scanned_pdf(DocumentSpec(number_symbol="911-CV/VPTU")), e2e_pki
         ),
         sign_twice(
-            e2e_pki, render_scanned_pdf(DocumentSpec(number_symbol="913-CV/VPTU"))
+            render_scanned_pdf(DocumentSpec(number_symbol="913-CV/VPTU")), e2e_pki
         ),
     )
 
