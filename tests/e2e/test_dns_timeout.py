@@ -231,7 +231,12 @@ def test_serve_refuses_a_name_server_that_is_not_an_address(sandbox: Sandbox) ->
     sandbox.write_config(config)
     result = cli(sandbox, "serve", check=False)
     assert 1 == result.returncode
+    line = next(
+        n
+        for n, text in enumerate(sandbox.config_file.read_text("utf-8").splitlines(), 1)
+        if "ns1.phanrang.example.vn" in text
+    )
     assert (
-        "mailbridge.yaml: dns.nameservers[1]: not an IP address (or IP:PORT) of a "
-        "name server: 'ns1.phanrang.example.vn'"
+        f"{sandbox.config_file}:{line}: dns.nameservers[1]: not an IP address (or "
+        "IP:PORT) of a name server: 'ns1.phanrang.example.vn'"
     ) in result.stderr
