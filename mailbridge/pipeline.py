@@ -141,7 +141,13 @@ async def gather_facts(bridge: Bridge, raw: bytes, envelope: Envelope) -> Facts:
     metadata: DocumentMetadata | None = None
     if not classification.classified:
         for part in msg.pdfs:
-            pdfs.append(await verify_pdf(part.data, part.filename, bridge.pdf_trust))
+            # pyHanko's checks are CPU-bound: run them on a loop of their own in a
+            # thread, so the SMTP listener never waits for a signature check
+            pdfs.append(
+                await asyncio.to_thread(
+                    asyncio.run, verify_pdf(part.data, part.filename, bridge.pdf_trust)
+                )
+            )
         main_text = pdf_texts.get(msg.pdfs[0].filename) if msg.pdfs else None
         signer = next(
             (s.signer_name for p in pdfs[:1] for s in p.signatures if s.signer_name),

@@ -135,6 +135,10 @@ def documents_show(
         typer.echo(
             f"{'file':>18}: {f['name']} {f['content_type']} {f['size']} B sha256={f['sha256']}"
         )
+    metadata = (doc.get("extracted") or {}).get("metadata") or {}
+    if metadata.get("low_confidence"):
+        shown = ", ".join(metadata["low_confidence"])
+        typer.echo(f"{'check by hand':>18}: {shown} (low confidence)")
     for h in doc["history"]:
         note = f" — {h['note']}" if h["note"] else ""
         typer.echo(f"{'history':>18}: {h['at']} {h['status']} by {h['actor']}{note}")

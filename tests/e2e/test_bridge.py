@@ -351,6 +351,11 @@ def test_cli_exit_status_and_json_shapes(
         "reason",
         "document_id",
     } <= set(msg)
+    text = cli(box, "documents", "show", str(doc["id"])).stdout
+    assert "incoming_number: 1" in text
+    assert "917-CV/VPTU" in text
+    assert "signature: valid Nguyễn Văn An" in text
+    assert "history:" in text and "accepted by mailbridge" in text
     missing = cli(box, "documents", "show", "999", check=False)
     assert 1 == missing.returncode
     assert "no document 999" in missing.stderr
