@@ -200,32 +200,21 @@ def _insert_document(
                 verification=f.verification,
             )
         )
-    session.add(
-        StatusEvent(
-            document_id=row.id,
-            status=Status.ARRIVED.value,
-            at=received_at,
-            actor=SYSTEM_ACTOR,
-        )
-    )
-    if doc.status is not Status.ARRIVED:
+    # history: arrived when received; then accepted now, or a second "arrived"
+    # carrying why it is held
+    events: list[tuple[Status, datetime, str | None]] = [
+        (Status.ARRIVED, received_at, None)
+    ]
+    if doc.status is not Status.ARRIVED or doc.note:
+        events.append((doc.status, now, doc.note))
+    for status, at, note in events:
         session.add(
             StatusEvent(
                 document_id=row.id,
-                status=doc.status.value,
-                at=now,
+                status=status.value,
+                at=at,
                 actor=SYSTEM_ACTOR,
-                note=doc.note,
-            )
-        )
-    elif doc.note:
-        session.add(
-            StatusEvent(
-                document_id=row.id,
-                status=Status.ARRIVED.value,
-                at=now,
-                actor=SYSTEM_ACTOR,
-                note=doc.note,
+                note=note,
             )
         )
     session.flush()
