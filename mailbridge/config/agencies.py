@@ -17,15 +17,15 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from mailbridge.config.loader import (
+from mailbridge.config.loader import address_problem
+from mailbridge.config.schema import AgencyConfig
+from mailbridge.config.yamlpos import (
     KeyPath,
-    address_problem,
     format_key,
     line_of,
     load_yaml_with_lines,
     validation_issues,
 )
-from mailbridge.config.schema import AgencyConfig
 from mailbridge.errors import ConfigError, ConfigIssue
 
 __all__ = ["Agency", "AgencyRegister", "code_form"]

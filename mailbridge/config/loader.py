@@ -16,7 +16,6 @@ that the DKIM key, the TLS files and the agencies file exist.
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import logging
 import os
@@ -28,11 +27,20 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ValidationError
 
 from mailbridge.config.schema import Settings
+from mailbridge.config.yamlpos import (
+    KeyPath,
+    LineMap,
+    file_error,
+    format_key,
+    line_of,
+    load_yaml_with_lines,
+    model_of,
+    validation_issues,
+)
 from mailbridge.errors import ConfigError, ConfigIssue
 from mailbridge.verify.dns import parse_nameserver
 
@@ -58,10 +66,6 @@ CONFIG_ENV = "MAILBRIDGE_CONFIG"
 #: the config file used when neither ``-c`` nor ``MAILBRIDGE_CONFIG`` is given
 DEFAULT_CONFIG = Path("config/mailbridge.yaml")
 
-KeyPath = tuple[str | int, ...]
-LineMap = dict[KeyPath, int]
-
-_MAX_NODES = 100_000
 _NO_CONFIG = (
     "no such file; copy config/mailbridge.yaml from the mailbridge sources there, "
     "or name another file with -c/--config or MAILBRIDGE_CONFIG"
@@ -72,174 +76,12 @@ _HOST_PORT = re.compile(
 _SQLITE_URL = re.compile(r"^(?P<scheme>sqlite(?:\+\w+)?):///(?P<rest>.*)$", re.DOTALL)
 
 
-def _error(file: str, line: int | None, message: str) -> ConfigError:
-    """A :class:`ConfigError` with one issue about the whole file."""
-    return ConfigError([ConfigIssue(file, line, "", message)])
-
-
 def config_path(explicit: Path | None, env: Mapping[str, str] = os.environ) -> Path:
     """The config file: ``explicit``, else ``$MAILBRIDGE_CONFIG``, else the default."""
     if explicit is not None:
         return explicit
     named = env.get(CONFIG_ENV, "").strip()
     return Path(named) if named else DEFAULT_CONFIG
-
-
-def _walk(
-    loader: yaml.SafeLoader,
-    node: yaml.Node,
-    path: KeyPath,
-    lines: LineMap,
-    seen: set[int],
-) -> None:
-    """Record the 1-based line of every key and list item below ``node``."""
-    if id(node) in seen or len(lines) > _MAX_NODES:
-        return  # an alias cycle, or an alias bomb: the data is built already
-    seen.add(id(node))
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
-            if isinstance(key, str | int):
-                lines[(*path, key)] = key_node.start_mark.line + 1
-                _walk(loader, value_node, (*path, key), lines, seen)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            lines[(*path, index)] = item.start_mark.line + 1
-            _walk(loader, item, (*path, index), lines, seen)
-    seen.discard(id(node))
-
-
-def _duplicate_keys(name: str, node: yaml.Node, seen: set[int]) -> list[ConfigIssue]:
-    """Keys given twice in one mapping (YAML would silently keep the last)."""
-    if id(node) in seen:
-        return []
-    seen.add(id(node))
-    issues: list[ConfigIssue] = []
-    children: list[yaml.Node] = []
-    if isinstance(node, yaml.MappingNode):
-        first: dict[tuple[str, str], int] = {}
-        for key_node, value_node in node.value:
-            children.append(value_node)
-            if (
-                not isinstance(key_node, yaml.ScalarNode)
-                or key_node.tag == "tag:yaml.org,2002:merge"
-            ):
-                continue
-            line = key_node.start_mark.line + 1
-            where = first.setdefault((key_node.tag, key_node.value), line)
-            if where != line:
-                issues.append(
-                    ConfigIssue(
-                        name,
-                        line,
-                        str(key_node.value),
-                        f"key given twice (first at line {where})",
-                    )
-                )
-    elif isinstance(node, yaml.SequenceNode):
-        children = list(node.value)
-    for child in children:
-        issues.extend(_duplicate_keys(name, child, seen))
-    return issues
-
-
-def load_yaml_with_lines(path: Path) -> tuple[Any, LineMap]:
-    """The data of a YAML file and a map from key path to the 1-based line it is on.
-
-    The map holds every mapping key and list item: ``("smtp", "listen", 0)``. Raises
-    :class:`ConfigError` for an unreadable file, a syntax error or a duplicated key.
-    """
-    name = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise _error(name, None, "no such file") from None
-    except IsADirectoryError:
-        raise _error(name, None, "is a folder, not a file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise _error(name, None, f"cannot read the file: {exc}") from None
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None, {}
-        duplicates = _duplicate_keys(name, node, set())
-        if duplicates:
-            raise ConfigError(duplicates)
-        data = loader.construct_document(node)
-        lines: LineMap = {}
-        _walk(loader, node, (), lines, set())
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise _error(name, line, f"YAML syntax error: {problem}") from None
-    except yaml.YAMLError as exc:
-        raise _error(name, None, f"YAML error: {exc}") from None
-    finally:
-        loader.dispose()
-    return data, lines
-
-
-def format_key(loc: KeyPath) -> str:
-    """``("smtp", "listen", 0)`` -> ``smtp.listen[0]``."""
-    out = ""
-    for part in loc:
-        out += (
-            f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-        )
-    return out
-
-
-def line_of(lines: LineMap, loc: KeyPath) -> int | None:
-    """The line of ``loc``, else of its nearest parent that is in the file."""
-    for end in range(len(loc), 0, -1):
-        if loc[:end] in lines:
-            return lines[loc[:end]]
-    return None
-
-
-def _fields_at(model: type[BaseModel], loc: KeyPath) -> list[str]:
-    """The keys the model accepts at ``loc`` (for "did you mean" hints)."""
-    current: type[BaseModel] | None = model
-    for part in loc:
-        if current is None:
-            return []
-        if isinstance(part, int):
-            continue
-        field = current.model_fields.get(part)
-        current = _model_of(field.annotation) if field is not None else None
-    return list(current.model_fields) if current is not None else []
-
-
-def validation_issues(
-    file: str,
-    error: ValidationError,
-    lines: LineMap,
-    *,
-    prefix: KeyPath = (),
-    model: type[BaseModel] | None = None,
-) -> list[ConfigIssue]:
-    """One :class:`ConfigIssue` per pydantic error, located by ``lines``.
-
-    ``prefix`` is prepended to each error location (a model validated for one list
-    item); ``model`` is the validated model, for "did you mean" hints on unknown keys.
-    """
-    issues = []
-    for err in error.errors(include_url=False, include_input=False):
-        loc: KeyPath = (*prefix, *(p for p in err["loc"] if isinstance(p, str | int)))
-        message = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            message = "unknown key"
-            if model is not None and isinstance(loc[-1], str):
-                close = difflib.get_close_matches(
-                    loc[-1], _fields_at(model, loc[len(prefix) : -1]), n=1
-                )
-                message += f" (did you mean {close[0]!r}?)" if close else ""
-        elif err["type"] == "missing":
-            message = "required key is missing"
-        issues.append(ConfigIssue(file, line_of(lines, loc), format_key(loc), message))
-    return issues
 
 
 def parse_host_port(value: str) -> tuple[str, int]:
@@ -271,14 +113,6 @@ def address_problem(address: str) -> str | None:
         validate_email(address, check_deliverability=False, test_environment=True)
     except EmailNotValidError as exc:
         return f"not a valid e-mail address: {address!r} ({exc})"
-    return None
-
-
-def _model_of(annotation: Any) -> type[BaseModel] | None:
-    """The model in ``M``, ``M | None`` or ``list[M]``, else None."""
-    for arg in (annotation, *typing.get_args(annotation)):
-        if isinstance(arg, type) and issubclass(arg, BaseModel):
-            return arg
     return None
 
 
@@ -320,7 +154,7 @@ class _Preparer:
                     self.secret(data, key, key[:-5], here, from_env=False)
                 continue  # an unknown key: validation names it
             annotation = fields[key].annotation
-            sub = _model_of(annotation)
+            sub = model_of(annotation)
             if _is_path(annotation) and isinstance(value, str):
                 data[key] = str(self.path(value)) if value.strip() else value
                 if not value.strip():
@@ -492,12 +326,12 @@ def load_settings(path: Path, *, env: Mapping[str, str] = os.environ) -> Setting
     """
     name = str(path)
     if not path.exists():
-        raise _error(name, None, _NO_CONFIG)
+        raise file_error(name, None, _NO_CONFIG)
     data, lines = load_yaml_with_lines(path)
     if data is None:
-        raise _error(name, None, "the file is empty")
+        raise file_error(name, None, "the file is empty")
     if not isinstance(data, dict):
-        raise _error(
+        raise file_error(
             name, 1, "the file must be a mapping of keys (bridge:, smtp:, ...)"
         )
     config_file = Path(os.path.abspath(path))
