@@ -77,5 +77,7 @@ def generate(
     if key.private_key_file != target:
         os.replace(key.private_key_file, target)
     typer.echo(f"private key: {target}")
-    typer.echo("publish this TXT record in DNS (or under dns.static_records):")
-    typer.echo(f'{key.dns_name}. IN TXT "{key.txt_record}"')
+    typer.echo("publish this TXT record in DNS (zone-file form):")
+    typer.echo(key.zone_line)
+    typer.echo("or, for dns.mode: static, under dns.static_records:")
+    typer.echo(f'  "{key.dns_name}": "{key.txt_record}"')

@@ -7,6 +7,7 @@ import logging
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import typer
 
@@ -17,6 +18,7 @@ from mailbridge.cli.common import (
     settings_from,
 )
 from mailbridge.config.loader import config_path
+from mailbridge.config.yamlpos import LineMap, line_of, load_yaml_with_lines
 from mailbridge.context import load_live_config, templates_dir
 from mailbridge.errors import ConfigError, ConfigIssue, MailbridgeError
 from mailbridge.log import setup_logging
@@ -51,6 +53,16 @@ def serve(config: ConfigOption = None) -> None:
     raise typer.Exit(code)
 
 
+def _with_line(issue: ConfigIssue, lines: LineMap) -> ConfigIssue:
+    """``issue`` with the line of its key, when the key is in the config file."""
+    if issue.line is not None:
+        return issue
+    loc: list[str | int] = []
+    for part in issue.key.replace("]", "").replace("[", ".").split("."):
+        loc.append(int(part) if part.isdigit() else part)
+    return replace(issue, line=line_of(lines, tuple(loc)))
+
+
 def check_config(config: ConfigOption = None) -> None:
     """Validate mailbridge.yaml, agencies, rules, templates and trust roots."""
     path = config_path(config)
@@ -75,7 +87,8 @@ def check_config(config: ConfigOption = None) -> None:
             source=str(path),
         )
     except ConfigError as exc:
-        issues.extend(exc.issues)
+        _, lines = load_yaml_with_lines(path)
+        issues.extend(_with_line(issue, lines) for issue in exc.issues)
     except MailbridgeError as exc:
         issues.append(ConfigIssue(str(path), None, "trust.pdf_roots", str(exc)))
     if issues:
