@@ -15,11 +15,9 @@ def setup_logging(level: str | None = None) -> None:
         level=getattr(logging, chosen, logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    for noisy in (
-        "mail.log",
-        "aiosmtpd",
-        "pyhanko",
-        "pyhanko_certvalidator",
-        "alembic",
-    ):
+    for noisy in ("mail.log", "aiosmtpd", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # pyHanko logs a traceback for every untrusted or expired certificate; the
+    # verdict and its detail already say it, once, in the register
+    for chatty in ("pyhanko", "pyhanko_certvalidator"):
+        logging.getLogger(chatty).setLevel(logging.CRITICAL)
