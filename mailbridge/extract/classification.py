@@ -16,6 +16,7 @@ import html
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import pairwise
 from types import MappingProxyType
 
 from mailbridge.codes import Classification
@@ -108,10 +109,11 @@ def find_marks(
     text: str, source: str, *, loose: bool = False
 ) -> list[ClassificationFinding]:
     """Marks in ``text``: whole lines or standalone segments in capitals, bracketed
-    capitals, and "Độ mật: …".  ``loose`` (for OCR text) also accepts marks whose
-    diacritics were misread."""
+    capitals, "Độ mật: …", and a stamp wrapped over two lines ("TỐI" above "MẬT").
+    ``loose`` (for OCR text) also accepts marks whose diacritics were misread."""
     found: list[ClassificationFinding] = []
-    for line in normalise(text).splitlines():
+    lines = normalise(text).splitlines()
+    for line in lines:
         pieces = [line, *_SEGMENTS.split(line)]
         pieces += [m.group(1) for m in _BRACKETED.finditer(line)]
         for piece in pieces:
@@ -127,6 +129,32 @@ def find_marks(
             if level is not None:
                 found.append(ClassificationFinding(level, source, stripped))
                 break
+    return found + _wrapped_marks(lines, source, loose=loose)
+
+
+_WRAPPED = {"TỐI": "TỐI MẬT", "TUYỆT": "TUYỆT MẬT"}
+
+
+def _caps_pieces(line: str) -> list[str]:
+    """The standalone pieces of ``line`` that are in capitals, stripped."""
+    pieces = [piece.strip(_STRIP) for piece in _SEGMENTS.split(line)]
+    return [piece for piece in pieces if piece and piece == piece.upper()]
+
+
+def _wrapped_marks(
+    lines: list[str], source: str, *, loose: bool
+) -> list[ClassificationFinding]:
+    """A stamp wrapped in a narrow box: "TỐI" or "TUYỆT" alone, "MẬT" alone below."""
+    found: list[ClassificationFinding] = []
+    for line, below in pairwise(lines):
+        lower = [_level(piece, loose=loose) for piece in _caps_pieces(below)]
+        if Classification.MAT not in lower:
+            continue
+        for piece in _caps_pieces(line):
+            word = canonical(piece)
+            for first, mark in _WRAPPED.items():
+                if word == first or (loose and fold(word) == fold(first)):
+                    found.append(ClassificationFinding(LEVELS[mark], source, mark))
     return found
 
 

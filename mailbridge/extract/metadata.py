@@ -14,6 +14,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 from mailbridge.codes import DOCUMENT_TYPE_NAMES, URGENCY_PRIORITY, Urgency
+from mailbridge.extract.header import first_symbol, issuer_text, place_date
 from mailbridge.extract.normalise import canonical, fold, normalise
 from mailbridge.extract.patterns import (
     DEADLINE,
@@ -21,9 +22,6 @@ from mailbridge.extract.patterns import (
     TYPE_NAMES,
     abstract_text,
     date_iso,
-    first_symbol,
-    issuer_text,
-    place_date,
     recipients,
     segments,
     signature_block,

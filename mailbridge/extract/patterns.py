@@ -25,9 +25,6 @@ __all__ = [
     "URGENCY_MARKS",
     "abstract_text",
     "date_iso",
-    "first_symbol",
-    "issuer_text",
-    "place_date",
     "recipients",
     "segments",
     "signature_block",
@@ -190,26 +187,6 @@ def date_iso(day: str, month: str, year: str) -> str | None:
         return None
 
 
-def first_symbol(text: str) -> str | None:
-    match = NUMBER_SYMBOL.search(fold(text))
-    return text[match.start(1) : match.end(1)].rstrip(".") if match else None
-
-
-def place_date(text: str, symbol: str | None) -> tuple[str | None, str | None]:
-    """(place, yyyy-mm-dd) of the first place/date line in ``text``."""
-    for line in text.splitlines():
-        for piece in segments(line):
-            match = DATE.search(fold(piece))
-            if match is None:
-                continue
-            place = piece[: match.start()]
-            if symbol and symbol in place:
-                place = place.split(symbol, 1)[1]
-            place = re.sub(r"^.*\bSố\s*:?\s*\S+", "", place).strip(" ,.-*")
-            return place or None, date_iso(*match.groups())
-    return None, None
-
-
 def type_line(lines: list[str]) -> tuple[int, str, str] | None:
     """(row index, key, printed name) of the first type-name line."""
     for index, line in enumerate(lines):
@@ -302,23 +279,6 @@ def subject_abstract(subject: str) -> str | None:
     pieces = [p for p in re.split(r"\s+[-:|]\s+|\s*[\[\]]\s*", value) if p.strip()]
     kept = [p for p in pieces if canonical(p).strip(" -:.") not in URGENCY_MARKS]
     return " - ".join(p.strip(" -:.,") for p in kept).strip(" -:.,") or None
-
-
-def issuer_text(header: str) -> str | None:
-    names: list[str] = []
-    for line in header.splitlines():
-        pieces = segments(line)
-        if not pieces or fold(pieces[0]).upper().startswith("SO"):
-            break
-        first = pieces[0].strip(" *-_")
-        folded = fold(canonical(first))
-        motto = "CONG HOA" in folded or "DANG CONG SAN" in folded
-        if first and first == first.upper() and not motto:
-            names.append(first)
-    if not names:
-        return None
-    party = "ĐẢNG CỘNG SẢN" in canonical(header)
-    return names[-1] if party and len(names) > 1 else " ".join(names)
 
 
 DEADLINE = re.compile(
