@@ -11,90 +11,33 @@ layout cases behind those figures are also checked one by one on extracted text.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
-from mailbridge.extract.classification import (
-    ClassificationResult,
-    classify_message,
-    find_marks,
-)
+from mailbridge.extract.classification import find_marks
 from mailbridge.extract.header import first_symbol, place_date
-from mailbridge.extract.metadata import DocumentMetadata, extract_metadata
-from mailbridge.extract.text import PdfText, extract_pdf_text
-from mailbridge.message import ParsedMessage, parse_message
+from mailbridge.sample.corpus import (
+    HEADLINE,
+    CorpusRun,
+    load_labels,
+    run_corpus,
+    score_fields,
+)
 
 OFFICE = Path(__file__).resolve().parents[1] / "data" / "office"
-HEADLINE = ("number_symbol", "issue_date", "document_type", "urgency", "abstract")
 EXTRA = ("signer_name",)
 
 
-@dataclass(frozen=True)
-class Run:
-    """One office file after extraction."""
-
-    name: str
-    label: dict[str, Any]
-    pdf: PdfText
-    result: ClassificationResult
-    metadata: DocumentMetadata
-
-    @property
-    def outcome(self) -> str:
-        """What the gate decides: "classified", "uncertain" or "clear"."""
-        if self.result.classified:
-            return "classified"
-        return "uncertain" if self.result.uncertain else "clear"
-
-    @property
-    def level(self) -> str:
-        """The level found, or "none"."""
-        return self.result.level.value if self.result.level else "none"
-
-    @property
-    def ok(self) -> bool:
-        """The gate's outcome is the labelled one."""
-        expected: str = self.label["outcome"]
-        return self.outcome == expected
-
-
-def _message(path: Path) -> ParsedMessage:
-    """A clerk's mail carrying the PDF, with a subject that names nothing."""
-    mail = EmailMessage()
-    mail["From"] = "vanthu@vanphong.example.vn"
-    mail["To"] = "congvan@bridge.example.vn"
-    mail["Subject"] = "Gửi văn bản"
-    mail["Message-ID"] = f"<{path.stem}@vanphong.example.vn>"
-    mail.set_content("Xin gửi văn bản đính kèm.")
-    mail.add_attachment(
-        path.read_bytes(), maintype="application", subtype="pdf", filename=path.name
-    )
-    return parse_message(mail.as_bytes())
-
-
 @pytest.fixture(scope="module")
-def runs() -> list[Run]:
+def runs() -> list[CorpusRun]:
     """Every labelled office file through the real extraction."""
-    labels = yaml.safe_load((OFFICE / "labels.yaml").read_text(encoding="utf-8"))
-    out: list[Run] = []
-    for name, label in labels["items"].items():
-        msg = _message(OFFICE / label["file"])
-        part = msg.pdfs[0]
-        pdf = extract_pdf_text(part.data, timeout=60)
-        result = classify_message(msg, {part.filename: pdf})
-        out.append(Run(name, label, pdf, result, extract_metadata(pdf, msg)))
-    return out
+    return run_corpus(OFFICE)
 
 
 def test_office_corpus_is_varied_and_small() -> None:
     """At least 16 labelled PDFs of both layouts and several types, under 2 MB."""
-    labels = yaml.safe_load((OFFICE / "labels.yaml").read_text(encoding="utf-8"))
-    items = labels["items"].values()
+    items = load_labels(OFFICE).values()
     size = sum(path.stat().st_size for path in OFFICE.iterdir())
     kinds = {item["metadata"]["document_type"] for item in items}
     assert (True, True) == (len(items) >= 16, size < 2 * 1024 * 1024)
@@ -102,13 +45,15 @@ def test_office_corpus_is_varied_and_small() -> None:
     assert {"party", "state"} == {item["file"].split("-")[0] for item in items}
 
 
-def test_office_text_is_readable(runs: list[Run]) -> None:
+def test_office_text_is_readable(runs: list[CorpusRun]) -> None:
     """Every LibreOffice PDF has a usable text layer: nothing needs OCR."""
-    unreadable = [r.name for r in runs if not r.pdf.readable or r.pdf.ocr_pages]
+    unreadable = [
+        r.name for r in runs if r.pdf is None or not r.pdf.readable or r.pdf.ocr_pages
+    ]
     assert [] == unreadable
 
 
-def test_office_gate_confusion(runs: list[Run]) -> None:
+def test_office_gate_confusion(runs: list[CorpusRun]) -> None:
     """Every classified file refused; no clean file refused or held."""
     secret = [r for r in runs if r.label["classification"] != "none"]
     clean = [r for r in runs if r.label["classification"] == "none"]
@@ -124,42 +69,28 @@ def test_office_gate_confusion(runs: list[Run]) -> None:
     assert ([], [], []) == (accepted, refused, held)
 
 
-def test_office_levels_match_labels(runs: list[Run]) -> None:
+def test_office_levels_match_labels(runs: list[CorpusRun]) -> None:
     """Each file's level is the labelled one (TỐI MẬT is not read as MẬT)."""
     expected = {r.name: r.label["classification"] for r in runs}
     actual = {r.name: r.level for r in runs}
     assert expected == actual
 
 
-def test_office_metadata_accuracy(runs: list[Run]) -> None:
+def test_office_metadata_accuracy(runs: list[CorpusRun]) -> None:
     """At least 95% of number/symbol, date, type, urgency and abstract right."""
-    right = total = 0
-    misses: list[str] = []
+    scores = score_fields(runs, (*HEADLINE, *EXTRA))
     print()
-    for field in (*HEADLINE, *EXTRA):
-        hits = 0
-        for run in runs:
-            expected = run.label["metadata"][field]
-            actual = getattr(run.metadata, field).value
-            if expected == actual:
-                hits += 1
-            else:
-                misses.append(f"{run.name}.{field}: {expected!r} != {actual!r}")
-        print(f"{field:14} {hits}/{len(runs)} = {hits / len(runs):.1%}")
-        if field in HEADLINE:
-            right += hits
-            total += len(runs)
+    for score in scores:
+        print(score.line())
+    headline = [score for score in scores if score.name in HEADLINE]
+    right = sum(score.hits for score in headline)
+    total = sum(score.total for score in headline)
     print(f"headline fields: {right}/{total} = {right / total:.1%}")
-    print("\n".join(misses))
-    headline_misses = [
-        m for m in misses if m.split(".", 1)[1].split(":")[0] in HEADLINE
-    ]
+    print("\n".join(miss for score in scores for miss in score.misses))
+    headline_misses = [miss for score in headline for miss in score.misses]
     assert right / total >= 0.95, headline_misses
-    for field in HEADLINE:
-        hits = sum(
-            r.label["metadata"][field] == getattr(r.metadata, field).value for r in runs
-        )
-        assert hits / len(runs) >= 0.95, (field, headline_misses)
+    for score in headline:
+        assert score.ratio >= 0.95, (score.name, headline_misses)
 
 
 # Rows as pdfminer extracts a two-column header table: the pieces of both cells
