@@ -27,6 +27,7 @@ from mailbridge.errors import VerificationUnavailable
 from mailbridge.register.models import DocumentRow, StatusEvent
 from mailbridge.register.repository import MailToSend
 from mailbridge.reply.compose import (
+    AlertFacts,
     ReplyFacts,
     compose_reply,
     compose_security_alert,
@@ -175,37 +176,19 @@ def status_notice(
     return (_reply_mail(bridge, facts, kind="notice"),)
 
 
-def classified_alert(
-    bridge: Bridge,
-    *,
-    sender: str | None,
-    envelope_sender: str | None,
-    original_message_id: str | None,
-    raw_sha256: str,
-    attachment_hashes: Sequence[tuple[str, str]],
-    level: str,
-    sources: Sequence[str],
-    received_at: datetime,
-) -> MailToSend | None:
+def classified_alert(bridge: Bridge, facts: AlertFacts) -> MailToSend | None:
     """The security contact's alert: facts and hashes only."""
     contact = bridge.settings.security_contact
     if not contact:
         return None
     message_id = make_message_id(bridge.identity.domain)
     msg = compose_security_alert(
+        facts,
         to=contact,
         identity=bridge.identity,
         renderer=bridge.renderer,
         message_id=message_id,
         now=bridge.clock.now(),
-        sender=sender,
-        envelope_sender=envelope_sender,
-        original_message_id=original_message_id,
-        raw_sha256=raw_sha256,
-        attachment_hashes=attachment_hashes,
-        level=level,
-        sources=sources,
-        received_at=received_at,
     )
     return _mail(
         bridge, msg, kind="alert", to=contact, message_id=message_id, status=None

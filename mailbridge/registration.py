@@ -37,6 +37,7 @@ from mailbridge.register.repository import (
     record_outcome,
 )
 from mailbridge.register.serialize import document_json
+from mailbridge.reply.compose import AlertFacts
 from mailbridge.reply.guard import may_reply
 from mailbridge.spool import Envelope
 
@@ -244,23 +245,24 @@ def record_judgement(
     ) -> Sequence[MailToSend]:
         mails: list[MailToSend] = []
         if classified and facts.classification is not None:
+            names = [a.filename for a in msg.attachments] if msg else []
             alert = classified_alert(
                 bridge,
-                sender=msg.from_address if msg else None,
-                envelope_sender=envelope.mail_from,
-                original_message_id=msg.message_id if msg else None,
-                raw_sha256=msg.raw_sha256 if msg else "",
-                attachment_hashes=[(a.filename, a.sha256) for a in msg.attachments]
-                if msg
-                else [],
-                level=str(facts.classification.level or ""),
-                sources=[
-                    _redact(
-                        f.source, [a.filename for a in msg.attachments] if msg else []
-                    )
-                    for f in facts.classification.findings
-                ],
-                received_at=received_at,
+                AlertFacts(
+                    sender=msg.from_address if msg else None,
+                    envelope_sender=envelope.mail_from,
+                    original_message_id=msg.message_id if msg else None,
+                    raw_sha256=msg.raw_sha256 if msg else "",
+                    attachment_hashes=[
+                        (a.content_type, a.sha256)
+                        for a in (msg.attachments if msg else ())
+                    ],
+                    level=str(facts.classification.level or ""),
+                    sources=[
+                        _redact(f.source, names) for f in facts.classification.findings
+                    ],
+                    received_at=received_at,
+                ),
             )
         else:
             alert = None

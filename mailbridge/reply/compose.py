@@ -42,6 +42,7 @@ __all__ = [
     "CLASSIFICATION_LABELS",
     "LEGAL_VALUE_LABELS",
     "SIGNATURE_STATE_LABELS",
+    "AlertFacts",
     "BridgeIdentity",
     "ReplyFacts",
     "alert_context",
@@ -340,18 +341,22 @@ def _label(value: str) -> str | None:
     return value if _LABEL.match(value) else None
 
 
+@dataclass(frozen=True)
+class AlertFacts:
+    """What the security contact is told of classified material: facts and hashes."""
+
+    sender: str | None
+    envelope_sender: str | None
+    original_message_id: str | None
+    raw_sha256: str
+    attachment_hashes: Sequence[tuple[str, str]]
+    level: str
+    sources: Sequence[str]
+    received_at: datetime
+
+
 def alert_context(
-    *,
-    identity: BridgeIdentity,
-    now: datetime,
-    sender: str | None,
-    envelope_sender: str | None,
-    original_message_id: str | None,
-    raw_sha256: str,
-    attachment_hashes: Sequence[tuple[str, str]],
-    level: str,
-    sources: Sequence[str],
-    received_at: datetime,
+    facts: AlertFacts, *, identity: BridgeIdentity, now: datetime
 ) -> dict[str, Any]:
     """The facts of a security alert; also its JSON part.
 
@@ -361,15 +366,17 @@ def alert_context(
     ``sources`` are the bridge's own labels (``subject``, ``pdf:page-1``); anything
     that could be text of the message is left out. Senders are kept as bare addresses.
     """
-    level = _LEVEL_KEYS.get(nfc(level).strip().upper(), level.strip().lower())
-    sender = parseaddr(sender or "")[1] or None
+    level = _LEVEL_KEYS.get(
+        nfc(facts.level).strip().upper(), facts.level.strip().lower()
+    )
+    sender = parseaddr(facts.sender or "")[1] or None
     attachments = [
         {
             "index": index,
             "content_type": kind if _MIME_TYPE.match(kind.strip().lower()) else None,
             "sha256": _hash(digest, "attachment hash"),
         }
-        for index, (kind, digest) in enumerate(attachment_hashes, start=1)
+        for index, (kind, digest) in enumerate(facts.attachment_hashes, start=1)
     ]
     return {
         "alert": "classified",
@@ -377,46 +384,28 @@ def alert_context(
         "bridge_address": identity.from_address,
         "level": _label(level),
         "level_label": CLASSIFICATION_LABELS.get(level, "không xác định"),
-        "sources": [label for label in map(_label, sources) if label],
+        "sources": [label for label in map(_label, facts.sources) if label],
         "sender": sender,
-        "envelope_sender": parseaddr(envelope_sender or "")[1] or None,
-        "original_message_id": normalise_message_id(original_message_id),
-        "raw_sha256": _hash(raw_sha256, "raw_sha256"),
+        "envelope_sender": parseaddr(facts.envelope_sender or "")[1] or None,
+        "original_message_id": normalise_message_id(facts.original_message_id),
+        "raw_sha256": _hash(facts.raw_sha256, "raw_sha256"),
         "attachments": attachments,
-        "received_at": isoformat(_aware(received_at, "received_at")),
+        "received_at": isoformat(_aware(facts.received_at, "received_at")),
         "detected_at": isoformat(_aware(now, "now")),
     }
 
 
 def compose_security_alert(
+    facts: AlertFacts,
     *,
     to: str,
     identity: BridgeIdentity,
     renderer: Renderer,
     message_id: str,
     now: datetime,
-    sender: str | None,
-    envelope_sender: str | None,
-    original_message_id: str | None,
-    raw_sha256: str,
-    attachment_hashes: Sequence[tuple[str, str]],
-    level: str,
-    sources: Sequence[str],
-    received_at: datetime,
 ) -> EmailMessage:
     """The alert to ``security_contact`` that classified material arrived."""
-    context = alert_context(
-        identity=identity,
-        now=now,
-        sender=sender,
-        envelope_sender=envelope_sender,
-        original_message_id=original_message_id,
-        raw_sha256=raw_sha256,
-        attachment_hashes=attachment_hashes,
-        level=level,
-        sources=sources,
-        received_at=received_at,
-    )
+    context = alert_context(facts, identity=identity, now=now)
     subject = renderer.render("alert/subject.txt.j2", **context)
     body = renderer.render("alert/classified.txt.j2", **context)
     msg = _base(

@@ -16,6 +16,7 @@ import pytest
 from mailbridge.clock import VN_TZ
 from mailbridge.codes import Reason, Status
 from mailbridge.reply.compose import (
+    AlertFacts,
     BridgeIdentity,
     ReplyFacts,
     compose_reply,
@@ -388,7 +389,10 @@ def alert(renderer: Renderer, **changes: Any) -> EmailMessage:
         "received_at": RECEIVED,
     }
     values.update(changes)
-    return read_back(compose_security_alert(**values))
+    envelope = {
+        k: values.pop(k) for k in ("to", "identity", "renderer", "message_id", "now")
+    }
+    return read_back(compose_security_alert(AlertFacts(**values), **envelope))
 
 
 def test_security_alert_headers_and_facts(renderer: Renderer) -> None:

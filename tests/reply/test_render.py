@@ -13,6 +13,7 @@ import pytest
 from mailbridge.clock import VN_TZ
 from mailbridge.codes import Reason, Status
 from mailbridge.reply.compose import (
+    AlertFacts,
     BridgeIdentity,
     ReplyFacts,
     alert_context,
@@ -83,16 +84,18 @@ def reply_context(item: ReplyFacts) -> dict[str, Any]:
 def full_alert_context() -> dict[str, Any]:
     """The context the composer passes to alert templates."""
     return alert_context(
+        AlertFacts(
+            sender="vanthu@phanrang.example.vn",
+            envelope_sender="bounce@phanrang.example.vn",
+            original_message_id="<m1@phanrang.example.vn>",
+            raw_sha256="a" * 64,
+            attachment_hashes=[("application/pdf", "b" * 64)],
+            level="tuyet_mat",
+            sources=["subject", "pdf:page-1"],
+            received_at=RECEIVED,
+        ),
         identity=IDENTITY,
         now=NOW,
-        sender="vanthu@phanrang.example.vn",
-        envelope_sender="bounce@phanrang.example.vn",
-        original_message_id="<m1@phanrang.example.vn>",
-        raw_sha256="a" * 64,
-        attachment_hashes=[("application/pdf", "b" * 64)],
-        level="tuyet_mat",
-        sources=["subject", "pdf:page-1"],
-        received_at=RECEIVED,
     )
 
 
