@@ -19,9 +19,11 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
+
+from mailbridge.register.db import connect, migrate
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -88,3 +90,14 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "pg":
         return str(request.getfixturevalue("pg_url"))
     return f"sqlite:///{tmp_path / 'register.db'}"
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """A migrated, empty register."""
+    engine = connect(db_url)
+    migrate(engine)
+    try:
+        yield engine
+    finally:
+        engine.dispose()

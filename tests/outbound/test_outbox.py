@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 from mailbridge.clock import VN_TZ, FixedClock
 from mailbridge.outbound.outbox import OutboxSender, RetryPolicy
 from mailbridge.outbound.transport import SmtpTransport, parse_hostport
-from mailbridge.register.db import connect, migrate, transaction
+from mailbridge.register.db import transaction
 from mailbridge.register.models import OutboxRow
 
 BRIDGE = "vanthu@bridge.example.vn"
@@ -100,17 +100,6 @@ def smarthost() -> Iterator[Smarthost]:
         yield host
     finally:
         host.stop()
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    """A migrated, empty register."""
-    engine = connect(db_url)
-    migrate(engine)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
 
 
 def enqueue(engine: Engine, n: int, *, rcpt: str = CLERK) -> None:

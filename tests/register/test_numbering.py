@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from multiprocessing.synchronize import Event
 
@@ -103,17 +103,6 @@ def numbers(engine: Engine) -> list[int | None]:
                 select(DocumentRow.incoming_number).order_by(col(DocumentRow.id))
             ).all()
         )
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    """A migrated, empty register."""
-    engine = connect(db_url)
-    migrate(engine)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
 
 
 def test_migrate_twice_is_harmless(engine: Engine) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -195,17 +195,6 @@ def count(engine: Engine, model: type[Any]) -> int:
     """How many rows ``model``'s table holds."""
     with Session(engine) as session:
         return int(session.exec(select(func.count()).select_from(model)).one())
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    """A migrated, empty register."""
-    engine = connect(db_url)
-    migrate(engine)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
 
 
 def test_record_outcome_twice_for_one_spool_id_changes_nothing(engine: Engine) -> None:
