@@ -8,6 +8,8 @@ field mailbridge keeps is NFC-normalised here, once.
 from __future__ import annotations
 
 import hashlib
+import html
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from email import policy
@@ -20,6 +22,7 @@ __all__ = [
     "Attachment",
     "MalformedMessage",
     "ParsedMessage",
+    "html_text",
     "nfc",
     "normalise_message_id",
     "parse_message",
@@ -86,7 +89,8 @@ class ParsedMessage:
     raw_sha256: str
     from_address: str | None
     subject: str
-    body_text: str
+    body_text: str  # the plain-text body; the HTML body's text when there is none
+    html_body_text: str  # the text of the inline HTML body parts, if any
     attachments: tuple[Attachment, ...]
     in_reply_to: str | None
     references: tuple[str, ...]
@@ -146,8 +150,9 @@ def _part_text(part: EmailMessage) -> str:
     return content if isinstance(content, str) else ""
 
 
-def _walk(msg: EmailMessage) -> tuple[str, list[Attachment]]:
+def _walk(msg: EmailMessage) -> tuple[str, str, list[Attachment]]:
     texts: list[str] = []
+    htmls: list[str] = []
     attachments: list[Attachment] = []
     for part in msg.walk():
         if part.is_multipart():
@@ -162,32 +167,25 @@ def _walk(msg: EmailMessage) -> tuple[str, list[Attachment]]:
         )
         if is_text_body:
             text = _part_text(part)
-            if ctype == "text/plain":
-                texts.append(text)
-            elif not texts:
-                texts.append(_strip_html(text))
+            (texts if ctype == "text/plain" else htmls).append(
+                text if ctype == "text/plain" else html_text(text)
+            )
             continue
         payload = part.get_payload(decode=True)
         data = payload if isinstance(payload, bytes) else b""
         name = nfc(filename or "")
         attachments.append(Attachment(name, ctype, data, sha256_hex(data)))
-    return nfc("\n".join(texts)), attachments
+    html_body = nfc("\n".join(htmls))
+    return nfc("\n".join(texts)) or html_body, html_body, attachments
 
 
-def _strip_html(html: str) -> str:
-    from html.parser import HTMLParser
+_BLOCK_END = re.compile(r"<(?:br|/p|/div|/tr|/td|/li|/h\d|/table)\b[^>]*>", re.I)
+_TAG = re.compile(r"<[^>]*>")
 
-    class _Text(HTMLParser):
-        def __init__(self) -> None:
-            super().__init__()
-            self.parts: list[str] = []
 
-        def handle_data(self, data: str) -> None:
-            self.parts.append(data)
-
-    parser = _Text()
-    parser.feed(html)
-    return "".join(parser.parts)
+def html_text(markup: str) -> str:
+    """The text of an HTML part, one line per block element."""
+    return html.unescape(_TAG.sub(" ", _BLOCK_END.sub("\n", markup)))
 
 
 def parse_message(raw: bytes) -> ParsedMessage:
@@ -214,7 +212,7 @@ def parse_message(raw: bytes) -> ParsedMessage:
             )
             if ref
         )
-        body_text, attachments = _walk(msg)
+        body_text, html_body_text, attachments = _walk(msg)
     except (ValueError, IndexError, TypeError, LookupError) as exc:
         raise MalformedMessage(f"unreadable MIME structure: {exc}") from exc
     return ParsedMessage(
@@ -225,6 +223,7 @@ def parse_message(raw: bytes) -> ParsedMessage:
         from_address=from_address,
         subject=subject,
         body_text=body_text,
+        html_body_text=html_body_text,
         attachments=tuple(attachments),
         in_reply_to=in_reply_to,
         references=references,

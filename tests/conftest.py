@@ -8,6 +8,7 @@ the test is skipped, unless ``MAILBRIDGE_REQUIRE_PG=1`` (CI), where it fails.
 
 ``db_url`` runs a test twice: on a SQLite file in ``tmp_path`` and on PostgreSQL.
 Tests using either fixture get the ``pg`` marker, so ``-m "not pg"`` leaves them out.
+``engine`` is a migrated, empty register on ``db_url``.
 """
 
 from __future__ import annotations

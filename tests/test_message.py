@@ -87,3 +87,16 @@ def test_not_a_mail_is_malformed(raw: bytes) -> None:
     """Empty input or no header fields: MalformedMessage, the reason MALFORMED."""
     with pytest.raises(MalformedMessage):
         parse_message(raw)
+
+
+def test_html_only_body_keeps_one_line_per_block() -> None:
+    """An HTML-only mail: its text is the body, one line per block, entities decoded."""
+    html_part = (
+        b"Content-Type: text/html; charset=utf-8\r\n\r\n"
+        b"<p>K&iacute;nh g\xe1\xbb\xadi</p><div>M&#7852;T</div>"
+    )
+    msg = parse_message(mail(html_part))
+    assert ["Kính gửi", "MẬT"] == [
+        line.strip() for line in msg.body_text.splitlines() if line.strip()
+    ]
+    assert msg.body_text == msg.html_body_text

@@ -12,7 +12,6 @@ attachments mailbridge cannot open) cannot be cleared and is listed in
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from mailbridge.codes import Classification
 from mailbridge.extract.metadata import parse_structured
 from mailbridge.extract.normalise import canonical, fold, normalise
 from mailbridge.extract.text import PdfText
-from mailbridge.message import Attachment, ParsedMessage
+from mailbridge.message import Attachment, ParsedMessage, html_text
 
 __all__ = [
     "ClassificationFinding",
@@ -31,7 +30,6 @@ __all__ = [
     "classify_message",
     "find_marks",
     "find_token_marks",
-    "html_text",
 ]
 
 LEVELS = {
@@ -198,15 +196,6 @@ def _filename_marks(filename: str) -> list[ClassificationFinding]:
     return list(dict.fromkeys(found))
 
 
-_BLOCK_END = re.compile(r"<(?:br|/p|/div|/tr|/td|/li|/h\d|/table)\b[^>]*>", re.I)
-_TAG = re.compile(r"<[^>]*>")
-
-
-def html_text(markup: str) -> str:
-    """The text of an HTML part, one line per block element."""
-    return html.unescape(_TAG.sub(" ", _BLOCK_END.sub("\n", markup)))
-
-
 def _caps_run(words: list[str]) -> list[str]:
     run: list[str] = []
     for word in words:
@@ -307,13 +296,8 @@ def classify_message(
     """Look at the subject, body, attachment names and contents of ``msg``."""
     findings = find_token_marks(msg.subject, "subject")
     findings += find_marks(msg.body_text, "body")
-    for leaf in msg.msg.walk():
-        if leaf.get_content_type() == "text/html" and not leaf.get_filename():
-            try:
-                content = leaf.get_content()
-            except (LookupError, ValueError):
-                content = ""
-            findings += find_marks(html_text(str(content)), "body")
+    if msg.html_body_text and msg.html_body_text != msg.body_text:
+        findings += find_marks(msg.html_body_text, "body")
     unreadable: list[str] = []
     for part in msg.attachments:
         if part.filename:
