@@ -19,7 +19,12 @@ from mailbridge.errors import VerificationUnavailable
 from mailbridge.extract.classification import ClassificationResult, classify_message
 from mailbridge.extract.metadata import DocumentMetadata, extract_metadata
 from mailbridge.extract.text import PdfText, extract_office_text, extract_pdf_text
-from mailbridge.message import MalformedMessage, ParsedMessage, parse_message
+from mailbridge.message import (
+    MalformedMessage,
+    ParsedMessage,
+    parse_message,
+    sha256_hex,
+)
 from mailbridge.policy.attachments import inspect_attachments
 from mailbridge.policy.engine import evaluate
 from mailbridge.policy.facts import Facts, PolicySettings
@@ -117,6 +122,7 @@ async def gather_facts(bridge: Bridge, raw: bytes, envelope: Envelope) -> Facts:
             recipients=recipients_of(None, envelope, settings.addresses),
             envelope_sender=envelope.mail_from,
             msg=None,
+            raw_sha256=sha256_hex(raw),
             malformed=str(exc),
         )
     agency = bridge.live.agencies.lookup(msg.from_address)
@@ -162,6 +168,7 @@ async def gather_facts(bridge: Bridge, raw: bytes, envelope: Envelope) -> Facts:
         recipients=recipients_of(msg, envelope, settings.addresses),
         envelope_sender=envelope.mail_from,
         msg=msg,
+        raw_sha256=msg.raw_sha256,
         agency=agency,
         dkim=dkim,
         pgp=pgp,

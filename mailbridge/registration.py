@@ -206,8 +206,8 @@ def record_judgement(
         node=bridge.node,
         source=envelope.source,
         message_id=msg.message_id if msg else None,
-        message_id_hash=msg.message_id_hash if msg else facts_hash(facts, envelope),
-        raw_sha256=msg.raw_sha256 if msg else "",
+        message_id_hash=msg.message_id_hash if msg else facts.raw_sha256,
+        raw_sha256=facts.raw_sha256,
         size=facts.size,
         received_at=received_at,
         decided_at=now,
@@ -252,7 +252,7 @@ def record_judgement(
                     sender=msg.from_address if msg else None,
                     envelope_sender=envelope.mail_from,
                     original_message_id=msg.message_id if msg else None,
-                    raw_sha256=msg.raw_sha256 if msg else "",
+                    raw_sha256=facts.raw_sha256,
                     attachment_hashes=[
                         (a.content_type, a.sha256)
                         for a in (msg.attachments if msg else ())
@@ -343,14 +343,6 @@ def _redact(text: str, names: Sequence[str]) -> str:
 def _redacted(verdict: Verdict, names: Sequence[str]) -> Verdict:
     trace = tuple(replace(e, detail=_redact(e.detail, names)) for e in verdict.trace)
     return replace(verdict, detail=_redact(verdict.detail, names), trace=trace)
-
-
-def facts_hash(facts: Facts, envelope: Envelope) -> str:
-    from mailbridge.message import sha256_hex
-
-    return sha256_hex(
-        f"{envelope.received_at}|{envelope.mail_from}|{facts.size}".encode()
-    )
 
 
 def _message_facts(

@@ -44,6 +44,7 @@ class Facts:
     recipients: tuple[str, ...]
     envelope_sender: str | None
     msg: ParsedMessage | None  # None when the bytes could not be parsed
+    raw_sha256: str = ""  # of the bytes as received, parsed or not
     malformed: str | None = None
     agency: Agency | None = None
     dkim: DkimResult | None = None
