@@ -9,6 +9,7 @@ advisory lock so that nodes starting together upgrade once.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -80,11 +81,30 @@ def _alembic_config(engine: Engine) -> AlembicConfig:
     return cfg
 
 
+@contextmanager
+def _sqlite_migration_lock(engine: Engine) -> Iterator[None]:
+    """An exclusive file lock beside the database while its schema is upgraded.
+
+    Alembic reads the current revision before it takes SQLite's write lock, so two
+    processes starting together would both try to create the tables.
+    """
+    database = engine.url.database
+    if not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.migrate-lock", "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def migrate(engine: Engine) -> None:
     """Create or upgrade the schema to the newest revision (safe to run concurrently)."""
     cfg = _alembic_config(engine)
     if is_sqlite(engine):
-        with engine.connect() as conn:
+        with _sqlite_migration_lock(engine), engine.connect() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
         return
